@@ -1,0 +1,10 @@
+"""ConvNeXt V2 backbone, classifier and FCMAE pretraining for OpenMMLab."""
+from .version_check import check_versions
+
+check_versions()
+
+from .models import ConvNeXtV2, ConvNeXtV2Classifier  # noqa: E402
+
+__version__ = '0.1.0'
+
+__all__ = ['ConvNeXtV2', 'ConvNeXtV2Classifier', '__version__']

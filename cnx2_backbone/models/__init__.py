@@ -1,0 +1,5 @@
+from .classifier import ConvNeXtV2Classifier
+from .convnextv2 import ARCH_SETTINGS, Block, ConvNeXtV2, ConvNeXtV2Stages, resolve_arch
+
+__all__ = ['ARCH_SETTINGS', 'Block', 'ConvNeXtV2', 'ConvNeXtV2Classifier', 'ConvNeXtV2Stages',
+           'resolve_arch']
