@@ -4,7 +4,8 @@ from .version_check import check_versions
 check_versions()
 
 from .models import ConvNeXtV2, ConvNeXtV2Classifier  # noqa: E402
+from .models.fcmae import FCMAE  # noqa: E402
 
 __version__ = '0.1.0'
 
-__all__ = ['ConvNeXtV2', 'ConvNeXtV2Classifier', '__version__']
+__all__ = ['ConvNeXtV2', 'ConvNeXtV2Classifier', 'FCMAE', '__version__']
