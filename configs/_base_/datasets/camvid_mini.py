@@ -14,11 +14,11 @@ crop_size = (160, 160)
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    # Labels are stored as 0..10 and 255, so no zero label is dropped.
-    dict(type='LoadAnnotations', reduce_zero_label=False),
-    # Scale jitter around the stored size; milder than mmseg's usual
-    # 0.5-2.0 range because the images are already downscaled by 2 and
-    # thin classes (Pole, SignSymbol) vanish when shrunk further.
+    # Takes reduce_zero_label from the dataset, which keeps 0..10 unshifted.
+    dict(type='LoadAnnotations'),
+    # Scale jitter around the stored size, milder than mmseg's usual 0.5-2.0
+    # range. The images are already halved from 480x360, and thin classes
+    # (Pole, SignSymbol) vanish when shrunk further.
     dict(type='RandomResize', scale=(240, 180), ratio_range=(0.75, 1.5), keep_ratio=True),
     # Re-draws a crop (up to 10 times) when one class would fill more than
     # 75 % of it, so fewer crops are only road or sky.
@@ -30,7 +30,7 @@ train_pipeline = [
 # Full 240x180 images, no resize, so that mIoU is measured on the stored labels.
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', reduce_zero_label=False),
+    dict(type='LoadAnnotations'),
     dict(type='PackSegInputs'),
 ]
 
