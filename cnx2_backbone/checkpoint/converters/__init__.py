@@ -50,17 +50,17 @@ def convert_to_canonical(checkpoint: Mapping[str, Any], report: LoadReport,
 
 def _strip_prefix(state_dict: Dict[str, torch.Tensor], prefix: str,
                   report: LoadReport) -> Dict[str, torch.Tensor]:
-    kept = {}
+    stripped = {}
     for key, value in state_dict.items():
         if key.startswith(prefix):
-            kept[key[len(prefix):]] = value
+            stripped[key[len(prefix):]] = value
         else:
             report.skipped[key] = f'does not start with the requested prefix {prefix!r}'
-    if not kept:
+    if not stripped:
         starts = sorted({key.split('.')[0] + '.' for key in state_dict})
         raise ValueError(f'No checkpoint key starts with prefix {prefix!r}; the keys start '
                          f'with {starts[:10]}.')
-    return kept
+    return stripped
 
 
 def export_state_dict(canonical: Dict[str, torch.Tensor], layout: str, report: LoadReport,

@@ -81,7 +81,8 @@ def sparse_kernel_to_dense(kernel: torch.Tensor, depthwise: bool, key: str) -> t
                          f'{"depthwise " if depthwise else ""}kernel has {expected_ndim} dims.')
     size = math.isqrt(kernel.shape[0])
     if size * size != kernel.shape[0]:
-        raise ValueError(f'{key} has {kernel.shape[0]} kernel offsets, not a square k*k.')
+        raise ValueError(f'Invalid sparse kernel {key}: {kernel.shape[0]} offsets is not a '
+                         'square k*k.')
     if depthwise:
         by_offset = kernel.reshape(size, size, kernel.shape[1])  # (k*k, C) -> (w, h, C)
         return by_offset.permute(2, 1, 0).unsqueeze(1).contiguous()  # -> (C, 1, h, w)
