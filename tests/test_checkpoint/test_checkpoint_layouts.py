@@ -1,5 +1,6 @@
 """Each supported checkpoint layout loads into the backbone and the classifier."""
 import argparse
+import json
 import logging
 
 import pytest
@@ -8,7 +9,7 @@ from ckpt_helpers import (SMALL_ARCH, SMALL_DIMS, clone_state, randomize_, to_mm
                           to_official, to_sparse_fcmae)
 from mmengine.logging import MessageHub, MMLogger
 
-from cnx2_backbone import ConvNeXtV2, ConvNeXtV2Classifier, load_pretrained
+from cnx2_backbone import FCMAE, ConvNeXtV2, ConvNeXtV2Classifier, load_pretrained
 from cnx2_backbone.checkpoint import detect_layout, read_checkpoint
 from cnx2_backbone.checkpoint.converters.official import sparse_kernel_to_dense
 
@@ -94,6 +95,18 @@ def test_sparse_kernel_offset_order():
     assert dense[0, 0].tolist() == [[0.0, 1.0], [2.0, 3.0]]
 
 
+def test_package_fcmae_into_backbone(tmp_path):
+    fcmae = randomize_(FCMAE(arch=SMALL_ARCH, decoder_dim=16))
+    torch.save({'state_dict': fcmae.state_dict()}, tmp_path / 'fcmae_epoch_1.pth')
+
+    model = ConvNeXtV2(arch=SMALL_ARCH)
+    report = load_pretrained(model, tmp_path / 'fcmae_epoch_1.pth')
+    assert report.layout == 'official'
+    assert torch.equal(model.stages[3][0].grn.gamma, fcmae.encoder.stages[3][0].grn.gamma)
+    assert 'decoder' in report.skipped['decoder.0.pwconv1.weight']
+    assert report.unexpected == {}
+
+
 def test_timm_conv_mlp_layout():
     timm_convnext = pytest.importorskip('timm.models.convnext')
     peer = timm_convnext.ConvNeXt(depths=SMALL_ARCH['depths'], dims=SMALL_DIMS,
@@ -145,6 +158,35 @@ def test_hf_safetensors_file(tmp_path):
     assert 'norm.weight' in report.skipped
     expected = model_hf.encoder.stages[2].layers[1].grn.weight.reshape(-1)
     assert torch.equal(model.stages[2][1].grn.gamma, expected)
+
+
+def test_hf_sharded_index(tmp_path):
+    safetensors_torch = pytest.importorskip('safetensors.torch')
+    reference = clone_state(trained_classifier())
+    keys = sorted(reference)
+    shards = {'model-00001-of-00002.safetensors': keys[:len(keys) // 2],
+              'model-00002-of-00002.safetensors': keys[len(keys) // 2:]}
+    weight_map = {}
+    for name, shard_keys in shards.items():
+        safetensors_torch.save_file({k: reference[k] for k in shard_keys}, str(tmp_path / name))
+        weight_map.update({k: name for k in shard_keys})
+    index = tmp_path / 'model.safetensors.index.json'
+    index.write_text(json.dumps({'metadata': {}, 'weight_map': weight_map}))
+
+    model = ConvNeXtV2Classifier(arch=SMALL_ARCH, num_classes=NUM_CLASSES)
+    report = load_pretrained(model, tmp_path)
+    assert report.missing == {}
+    assert torch.equal(model.head.weight, reference['head.weight'])
+
+
+def test_legacy_torch_format(tmp_path):
+    reference = clone_state(trained_classifier())
+    torch.save({'model': reference}, tmp_path / 'legacy.pth',
+               _use_new_zipfile_serialization=False)
+    model = ConvNeXtV2Classifier(arch=SMALL_ARCH, num_classes=NUM_CLASSES)
+    report = load_pretrained(model, tmp_path / 'legacy.pth')
+    assert report.missing == {}
+    assert torch.equal(model.norm.bias, reference['norm.bias'])
 
 
 @pytest.mark.parametrize('grn_shape', [(-1,), (1, -1), (1, 1, 1, -1)])
