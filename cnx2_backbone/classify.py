@@ -258,39 +258,40 @@ def load_classifier(checkpoint_path: Union[str, Path],
         arch=arch, class_source=class_source)
 
 
-def collect_images(inputs: Sequence[Union[str, Path]]) -> Tuple[List[str], List[ImageResult]]:
-    """Expand files and folders into image paths.
+def collect_images(inputs: Sequence[Union[str, Path]]) -> List[ImageResult]:
+    """Expand files and folders into one pending result per image, in input order.
 
-    A file is taken whatever its suffix, because decoding decides. A folder is
-    searched recursively for files with the suffixes of ``IMG_EXTENSIONS``,
-    in sorted order. Returns ``(paths, failures)``, where failures name
-    inputs that do not exist and folders without images.
+    A file is taken whatever its suffix, because decoding decides. A folder
+    is searched recursively for files with the suffixes of
+    ``IMG_EXTENSIONS``, in sorted order. An input that does not exist and a
+    folder without images become results that already carry their error.
     """
-    paths: List[str] = []
-    failures: List[ImageResult] = []
+    entries: List[ImageResult] = []
     suffixes = tuple(IMG_EXTENSIONS)
     for item in inputs:
         item_path = Path(item)
         if item_path.is_file():
-            paths.append(str(item))
+            entries.append(ImageResult(str(item)))
         elif item_path.is_dir():
             found = sorted(str(path) for path in item_path.rglob('*')
                            if path.is_file() and path.suffix.lower() in suffixes)
             if not found:
-                failures.append(ImageResult(str(item), error=f'no files with suffixes '
-                                            f'{list(suffixes)} in this folder'))
-            paths.extend(found)
+                entries.append(ImageResult(str(item), error=f'no files with suffixes '
+                                           f'{list(suffixes)} in this folder'))
+            entries.extend(ImageResult(path) for path in found)
         else:
-            failures.append(ImageResult(str(item), error='no such file or folder'))
-    return paths, failures
+            entries.append(ImageResult(str(item), error='no such file or folder'))
+    return entries
 
 
-def classify_images(loaded: LoadedClassifier, paths: Sequence[str], topk: int = 5,
-                    batch_size: int = 32) -> Iterator[ImageResult]:
-    """Yield one result per path, in order, classifying ``batch_size`` images at a time.
+def classify_images(loaded: LoadedClassifier, images: Sequence[Union[str, ImageResult]],
+                    topk: int = 5, batch_size: int = 32) -> Iterator[ImageResult]:
+    """Yield one result per image, in order, classifying ``batch_size`` images at a time.
 
-    Files that fail to decode are yielded with their error and take no
-    place in a batch. ``topk`` is capped at the number of classes.
+    ``images`` are paths or the pending results of :func:`collect_images`.
+    Results that already carry an error and files that fail to decode are
+    yielded with their error and take no place in a batch. ``topk`` is
+    capped at the number of classes.
 
     Raises:
         ValueError: if ``topk`` or ``batch_size`` is below 1.
@@ -298,36 +299,40 @@ def classify_images(loaded: LoadedClassifier, paths: Sequence[str], topk: int = 
     if topk < 1 or batch_size < 1:
         raise ValueError(f'topk and batch_size must be >= 1, got {topk} and {batch_size}')
     topk = min(topk, len(loaded.classes))
-    batch_paths: List[str] = []
     batch_inputs: List[torch.Tensor] = []
     pending: List[ImageResult] = []
 
-    for path in paths:
-        try:
-            image = decode_rgb(path)
-        except DECODE_ERRORS as error:
-            pending.append(ImageResult(path, error=f'cannot decode image: {error}'))
+    for entry in images:
+        # A new result per image, so the caller's entries stay unchanged.
+        if isinstance(entry, str):
+            result = ImageResult(entry)
+        else:
+            result = ImageResult(entry.image, error=entry.error)
+        pending.append(result)
+        if result.error is not None:
             continue
-        batch_paths.append(path)
+        try:
+            image = decode_rgb(result.image)
+        except DECODE_ERRORS as error:
+            result.error = f'cannot decode image: {error}'
+            continue
         batch_inputs.append(loaded.transforms(image))
-        pending.append(ImageResult(path))
         if len(batch_inputs) == batch_size:
-            yield from _finish_batch(loaded, batch_paths, batch_inputs, pending, topk)
-            batch_paths, batch_inputs, pending = [], [], []
-    yield from _finish_batch(loaded, batch_paths, batch_inputs, pending, topk)
+            yield from _finish_batch(loaded, batch_inputs, pending, topk)
+            batch_inputs, pending = [], []
+    yield from _finish_batch(loaded, batch_inputs, pending, topk)
 
 
-def _finish_batch(loaded: LoadedClassifier, batch_paths: List[str],
-                  batch_inputs: List[torch.Tensor], pending: List[ImageResult],
-                  topk: int) -> Iterator[ImageResult]:
+def _finish_batch(loaded: LoadedClassifier, batch_inputs: List[torch.Tensor],
+                  pending: List[ImageResult], topk: int) -> Iterator[ImageResult]:
     """Classify the decoded images and yield all pending results in input order."""
     if batch_inputs:
         scores = predict_scores(loaded, torch.stack(batch_inputs))
         top_scores, top_indices = scores.topk(topk, dim=1)
-        by_path = iter(zip(batch_paths, top_scores.tolist(), top_indices.tolist()))
+        rows = iter(zip(top_scores.tolist(), top_indices.tolist()))
         for result in pending:
             if result.error is None:
-                _, row_scores, row_indices = next(by_path)
+                row_scores, row_indices = next(rows)
                 result.predictions = [(loaded.classes[index], index, score)
                                       for score, index in zip(row_scores, row_indices)]
     yield from pending

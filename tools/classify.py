@@ -95,12 +95,9 @@ def main(argv=None) -> int:
         print(f'error: cannot use checkpoint {args.checkpoint}: {error}', file=sys.stderr)
         return EXIT_INVALID
 
-    paths, failures = classify.collect_images(args.images)
-    for failure in failures:
-        print(classify.format_result(failure), file=sys.stderr)
-
-    results = list(failures)
-    for result in classify.classify_images(loaded, paths, topk=args.topk,
+    results = []
+    entries = classify.collect_images(args.images)
+    for result in classify.classify_images(loaded, entries, topk=args.topk,
                                            batch_size=args.batch_size):
         results.append(result)
         print(classify.format_result(result),
