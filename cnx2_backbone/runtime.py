@@ -149,8 +149,12 @@ def runner_checkpoint_globals() -> list:
     import numpy as np
     from mmengine.logging.history_buffer import HistoryBuffer
 
+    # Each HistoryBuffer pickles its statistics functions (HistoryBuffer.min,
+    # .max, .mean, .current) as getattr(HistoryBuffer, name). Allowing getattr
+    # lets the file read attributes, but the weights-only unpickler still
+    # calls nothing outside this list.
     allowed = [HistoryBuffer, np.ndarray, np.dtype, np.core.multiarray._reconstruct,
-               np.core.multiarray.scalar]
+               np.core.multiarray.scalar, getattr]
     # NumPy >= 1.25 pickles dtypes through per-type classes such as Float64DType.
     dtypes = getattr(np, 'dtypes', None)
     if dtypes is not None:
