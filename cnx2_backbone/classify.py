@@ -20,8 +20,8 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 from .checkpoint import LoadReport, convert_to_canonical, load_pretrained, read_checkpoint
-from .datasets.classification import (DECODE_ERRORS, IMG_EXTENSIONS, build_transforms,
-                                      decode_rgb)
+from .datasets.classification import IMG_EXTENSIONS, build_transforms
+from .datasets.unlabeled import DECODE_ERRORS, decode_image
 from .models import ConvNeXtV2Classifier
 from .models.convnextv2 import ARCH_SETTINGS
 from .models.image_classifier import IMAGENET_MEAN, IMAGENET_STD
@@ -312,7 +312,7 @@ def classify_images(loaded: LoadedClassifier, images: Sequence[Union[str, ImageR
         if result.error is not None:
             continue
         try:
-            image = decode_rgb(result.image)
+            image = decode_image(result.image)
         except DECODE_ERRORS as error:
             result.error = f'cannot decode image: {error}'
             continue

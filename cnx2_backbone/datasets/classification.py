@@ -7,7 +7,6 @@ import numpy as np
 import torch
 from mmengine.logging import print_log
 from mmengine.structures import BaseDataElement
-from PIL import Image
 from torch.utils.data import Dataset
 from torchvision.transforms import InterpolationMode, v2
 
@@ -16,26 +15,11 @@ from ..registry import DATASETS
 # Suffixes read as images, compared case-insensitively (torchvision's list).
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
 
-# Errors Pillow raises for a file that is missing, truncated or not an image.
-DECODE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
-
 # Resize + center crop at 224 px with the 0.875 crop ratio of ImageNet evaluation.
 DEFAULT_PIPELINE = (
     dict(type='Resize', size=256, interpolation='bicubic', antialias=True),
     dict(type='CenterCrop', size=224),
 )
-
-
-def decode_rgb(path: str) -> Image.Image:
-    """Decode an image file fully into an RGB PIL image.
-
-    Raises one of ``DECODE_ERRORS`` for a missing, truncated or non-image
-    file. The whole file is decoded here, so a damaged file fails in this
-    call and not later in a transform.
-    """
-    with Image.open(path) as image:
-        image.load()
-        return image.convert('RGB')
 
 
 def build_transforms(pipeline: Sequence[dict]) -> Callable:
@@ -121,6 +105,8 @@ class ImageFolderDataset(Dataset):
     ``metainfo['classes']``, which mmengine's Runner stores in every
     checkpoint under ``meta['dataset_meta']``.
 
+    Images are decoded by ``decode_image`` of the pretraining dataset, which
+    applies the EXIF orientation and converts every Pillow mode to RGB.
     A file that fails to decode is logged with its path and the number of
     files skipped so far by this process, and the next image is returned in
     its place. The process does not read that file again. An epoch
@@ -199,9 +185,12 @@ class ImageFolderDataset(Dataset):
                            'failed to decode; check the files or raise max_refetch.')
 
     def _load(self, index: int) -> Optional[dict]:
+        # Imported here because the unlabeled module imports build_transforms from this one.
+        from .unlabeled import DECODE_ERRORS, decode_image
+
         path = str(self._paths[index])
         try:
-            image = decode_rgb(path)
+            image = decode_image(path)
         except DECODE_ERRORS as error:
             self._unreadable.add(index)
             print_log(f'Skipping unreadable image {path}: {error} '

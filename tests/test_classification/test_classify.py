@@ -13,7 +13,7 @@ import torch
 from torchvision.transforms.v2.functional import to_pil_image
 
 from cnx2_backbone.classify import classify_images, load_classifier
-from cnx2_backbone.datasets.classification import decode_rgb
+from cnx2_backbone.datasets.unlabeled import decode_image
 from cnx2_backbone.models import ConvNeXtV2
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -175,7 +175,7 @@ def test_timm_checkpoint_matches_timm(tmp_path, val_images):
     loaded = load_classifier(checkpoint, classes_file=str(classes))
     results = list(classify_images(loaded, [str(p) for p in val_images], topk=3))
 
-    images = torch.stack([loaded.transforms(decode_rgb(str(p))) for p in val_images]).float()
+    images = torch.stack([loaded.transforms(decode_image(str(p))) for p in val_images]).float()
     with torch.no_grad():
         expected = reference((images - loaded.mean) / loaded.std).softmax(dim=1)
     assert loaded.arch == 'atto'

@@ -6,7 +6,8 @@ import torch
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
-from cnx2_backbone.datasets.classification import build_transforms, decode_rgb
+from cnx2_backbone.datasets.classification import build_transforms
+from cnx2_backbone.datasets.unlabeled import decode_image
 from cnx2_backbone.registry import DATASETS, MODELS
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / 'configs' / 'classification'
@@ -49,7 +50,7 @@ def test_in1k_config_builds_model_of_its_size(path):
 def test_in1k_train_pipeline_runs_on_a_real_photo(hymenoptera):
     cfg = Config.fromfile(str(CONFIG_DIR / 'convnextv2-tiny_fcmae-ft_8xb128_in1k.py'))
     transforms = build_transforms(cfg.train_dataloader.dataset.pipeline)
-    image = decode_rgb(str(sorted((hymenoptera / 'train' / 'bees').glob('*.jpg'))[0]))
+    image = decode_image(str(sorted((hymenoptera / 'train' / 'bees').glob('*.jpg'))[0]))
     output = transforms(image)
     assert output.dtype == torch.uint8
     assert tuple(output.shape) == (3, 224, 224)
