@@ -17,6 +17,7 @@ builds an mmengine ``Runner`` that works on CPU-only machines too:
 import argparse
 import contextlib
 import os
+import pickle
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -144,17 +145,33 @@ def setup_cpu_distributed(cfg: Config) -> None:
     cfg.model_wrapper_cfg = wrapper_cfg
 
 
+HISTORY_BUFFER_STATISTICS = ('min', 'max', 'mean', 'current')
+
+
+def history_buffer_statistic(owner: type, name: str):
+    """Stand in for ``builtins.getattr`` while unpickling Runner checkpoints.
+
+    Each mmengine ``HistoryBuffer`` pickles its statistics functions as
+    ``getattr(HistoryBuffer, name)``. Allowing the real ``getattr`` would let
+    a file read any attribute of any allowed object; this resolves only those
+    four methods and raises for everything else.
+    """
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    if owner is not HistoryBuffer or name not in HISTORY_BUFFER_STATISTICS:
+        raise pickle.UnpicklingError(
+            f'Checkpoint asks for getattr({owner!r}, {name!r}); only HistoryBuffer '
+            f'methods {HISTORY_BUFFER_STATISTICS} are allowed.')
+    return getattr(owner, name)
+
+
 def runner_checkpoint_globals() -> list:
     """Return the non-tensor types that mmengine's Runner pickles into checkpoints."""
     import numpy as np
     from mmengine.logging.history_buffer import HistoryBuffer
 
-    # Each HistoryBuffer pickles its statistics functions (HistoryBuffer.min,
-    # .max, .mean, .current) as getattr(HistoryBuffer, name). Allowing getattr
-    # lets the file read attributes, but the weights-only unpickler still
-    # calls nothing outside this list.
     allowed = [HistoryBuffer, np.ndarray, np.dtype, np.core.multiarray._reconstruct,
-               np.core.multiarray.scalar, getattr]
+               np.core.multiarray.scalar, (history_buffer_statistic, 'builtins.getattr')]
     # NumPy >= 1.25 pickles dtypes through per-type classes such as Float64DType.
     dtypes = getattr(np, 'dtypes', None)
     if dtypes is not None:

@@ -120,3 +120,34 @@ def test_bfloat16_wrapper_autocasts():
     wrapper.update_params(output.float().sum())
     assert model.weight.dtype == torch.float32
     assert not torch.equal(before, model.weight)
+
+
+def test_runner_checkpoint_round_trip(tmp_path):
+    from mmengine.logging import HistoryBuffer
+    import numpy as np
+    buffer = HistoryBuffer()
+    buffer.update(1.5)
+    path = tmp_path / 'runner_like.pth'
+    torch.save(dict(meta=dict(buffer=buffer, value=np.float64(2.0), array=np.arange(3)),
+                    state_dict=dict(w=torch.ones(2))), path)
+    with pytest.raises(Exception, match='weights_only'):
+        torch.load(path, weights_only=True)
+    with runtime.runner_checkpoint_loading():
+        loaded = torch.load(path, weights_only=True)
+    assert loaded['meta']['buffer'].current() == 1.5
+    assert loaded['meta']['value'] == 2.0
+
+
+class Payload:
+    def __reduce__(self):
+        # getattr(HistoryBuffer, '__init__') is outside the allowed statistics.
+        from mmengine.logging import HistoryBuffer
+        return (getattr, (HistoryBuffer, '__init__'))
+
+
+def test_runner_checkpoint_rejects_other_getattr(tmp_path):
+    path = tmp_path / 'hostile.pth'
+    torch.save(dict(meta=Payload()), path)
+    with runtime.runner_checkpoint_loading():
+        with pytest.raises(Exception, match='only HistoryBuffer methods'):
+            torch.load(path, weights_only=True)
