@@ -158,7 +158,7 @@ def test_kill_and_resume_continues_run(image_folder, tmp_path):
     first_run, resumed_run = run_scalars(work_dir)
     assert resumed_run[0]['step'] == killed_at + 1
     assert resumed_run[-1]['step'] == MAX_ITERS
-    final = torch.load(work_dir / f'iter_{MAX_ITERS}.pth', map_location='cpu', weights_only=False)
+    final = read_checkpoint(work_dir / f'iter_{MAX_ITERS}.pth')
     steps = {float(state['step']) for state in final['optimizer']['state'].values()}
     # AdamW counted every step of both runs: its state was restored, not restarted.
     assert steps == {float(MAX_ITERS)}
