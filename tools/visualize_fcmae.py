@@ -13,7 +13,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cnx2_backbone.models.fcmae_visualize import visualize_reconstructions  # noqa: E402
+from mmengine.logging import print_log  # noqa: E402
+
+from cnx2_backbone.checkpoint import read_checkpoint, unwrap_state_dict  # noqa: E402
+from cnx2_backbone.datasets.unlabeled import DECODE_ERRORS, decode_image  # noqa: E402
+from cnx2_backbone.models.fcmae_visualize import (build_fcmae_from_checkpoint,  # noqa: E402
+                                                  reconstruction_grid)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -31,8 +36,23 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    visualize_reconstructions(args.checkpoint, args.images, args.out, size=args.size,
-                              mask_ratio=args.mask_ratio, seed=args.seed)
+    checkpoint = read_checkpoint(args.checkpoint)
+    state_dict, _ = unwrap_state_dict(checkpoint)
+    model = build_fcmae_from_checkpoint(state_dict, checkpoint.get('meta'), args.mask_ratio)
+
+    images = []
+    for path in args.images:
+        try:
+            images.append(decode_image(path))
+        except DECODE_ERRORS as error:
+            raise SystemExit(f'Cannot decode image {path}: {type(error).__name__}: {error}')
+    grid = reconstruction_grid(model, images, size=args.size, seed=args.seed)
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    grid.save(out)
+    print_log(f'Wrote reconstructions of {len(images)} images (mask ratio {model.mask_ratio}) '
+              f'to {out}.', logger='current')
 
 
 if __name__ == '__main__':

@@ -106,7 +106,7 @@ def scan_images(roots: Sequence[Path],
 
     Returns:
         tuple: The image paths, and the number of files left out per reason
-        (``'zero-byte files'``, ``'files without an image suffix'``).
+        (``'zero-byte'``, ``'without an image suffix'``).
 
     Raises:
         FileNotFoundError: if a root is not a folder.
@@ -114,7 +114,7 @@ def scan_images(roots: Sequence[Path],
     """
     suffixes = tuple(suffix.lower() for suffix in suffixes)
     paths: List[str] = []
-    left_out = {'zero-byte files': 0, 'files without an image suffix': 0}
+    left_out = {'zero-byte': 0, 'without an image suffix': 0}
     for root in roots:
         if not root.is_dir():
             raise FileNotFoundError(f'Image folder not found: {root}')
@@ -123,9 +123,9 @@ def scan_images(roots: Sequence[Path],
             for name in sorted(files):
                 path = os.path.join(folder, name)
                 if not name.lower().endswith(suffixes):
-                    left_out['files without an image suffix'] += 1
+                    left_out['without an image suffix'] += 1
                 elif os.path.getsize(path) == 0:
-                    left_out['zero-byte files'] += 1
+                    left_out['zero-byte'] += 1
                 else:
                     paths.append(path)
     if not paths:
@@ -182,7 +182,7 @@ class UnlabeledImageFolder:
         self._undecodable: Set[int] = set()
         skipped = ', '.join(f'{count} {reason}' for reason, count in left_out.items() if count)
         print_log(f'UnlabeledImageFolder {", ".join(map(str, self.roots))}: {len(paths)} images'
-                  + (f'; skipped {skipped}.' if skipped else '.'), logger='current')
+                  + (f'; skipped files: {skipped}.' if skipped else '.'), logger='current')
 
     @property
     def metainfo(self) -> dict:

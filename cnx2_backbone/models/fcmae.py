@@ -14,7 +14,7 @@ from torch.nn import functional as F
 
 from ..registry import MODELS
 from .convnextv2 import Block
-from .fcmae_encoder import TOTAL_STRIDE, FCMAEEncoder, GatherRows, RowIndex
+from .fcmae_encoder import TOTAL_STRIDE, FCMAEEncoder, GatherRows, RowIndex, ScatterRows
 
 # ImageNet mean and std in 0-255 pixel units, as mmengine's ImgDataPreprocessor takes them.
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
@@ -177,11 +177,12 @@ class FCMAE(BaseModel):
         """
         x = self.embed_decoder_input(features, mask)
         x = self.decoder(x)
-        pred = self.pred(x)
-        return pred.flatten(2).transpose(1, 2)  # (N, p*p*C, h, w) -> (N, L, p*p*C)
+        x = x.flatten(2).transpose(1, 2)  # (N, D, h, w) -> (N, L, D)
+        # The 1x1 prediction conv as a linear layer: a plain matrix product
+        # on CPU, where the 1x1 conv would take a slower generic path.
+        return F.linear(x, self.pred.weight.flatten(1), self.pred.bias)
 
-    def forward_decoder_masked(self, features: torch.Tensor, mask: torch.Tensor,
-                               masked_rows: RowIndex) -> torch.Tensor:
+    def forward_decoder_masked(self, x: torch.Tensor, masked_rows: RowIndex) -> torch.Tensor:
         """Predict the pixels of the masked patches only; the loss needs no others.
 
         Every decoder position still takes part in the depthwise convs and in
@@ -189,18 +190,20 @@ class FCMAE(BaseModel):
         :meth:`forward_decoder`; only the last block's second linear layer
         and the prediction layer are skipped at visible patches.
 
+        Args:
+            x (Tensor): (N, D, h, w) decoder input from :meth:`embed_visible`.
+            masked_rows (RowIndex): The masked patches among the N*L patches.
+
         Returns:
             Tensor: (M, p*p*C) predictions of the M masked patches, in the
-            order of ``masked_rows.selected`` over the N*L patches.
+            order of ``masked_rows.selected``.
         """
-        x = self.embed_decoder_input(features, mask)
         for block in self.decoder[:-1]:
             x = block(x)
         if len(self.decoder) > 0:
             rows = self.last_block_rows(self.decoder[-1], x, masked_rows)
         else:
             rows = GatherRows.apply(x.permute(0, 2, 3, 1).reshape(-1, x.shape[1]), masked_rows)
-        # The 1x1 prediction conv as a linear layer on rows.
         return F.linear(rows, self.pred.weight.flatten(1), self.pred.bias)
 
     @staticmethod
@@ -220,11 +223,34 @@ class FCMAE(BaseModel):
         return GatherRows.apply(shortcut, masked_rows) + hidden
 
     def embed_decoder_input(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Project encoder features to the decoder width and fill masked patches with the mask token."""
-        x = self.proj(features)
-        num_samples, _, rows, cols = x.shape
-        patch_mask = mask.reshape(num_samples, 1, rows, cols).to(x.dtype)
-        return x * (1 - patch_mask) + self.mask_token.to(x.dtype) * patch_mask
+        """Project encoder features (N, C, h, w) to the decoder width and put the mask token at masked patches."""
+        # The 1x1 projection as a linear layer on (N, h, w, C).
+        x = F.linear(features.permute(0, 2, 3, 1), self.proj.weight.flatten(1), self.proj.bias)
+        num_samples, rows, cols, _ = x.shape
+        patch_mask = mask.reshape(num_samples, rows, cols, 1).to(x.dtype)
+        x = x * (1 - patch_mask) + self.mask_token.reshape(-1).to(x.dtype) * patch_mask
+        return x.permute(0, 3, 1, 2)  # (N, h, w, D) -> (N, D, h, w)
+
+    def embed_visible(self, cells: torch.Tensor, visible_rows: RowIndex, mask: torch.Tensor,
+                      grid: Tuple[int, int]) -> torch.Tensor:
+        """Build the decoder input from the compact encoder output, projecting visible patches only.
+
+        Args:
+            cells (Tensor): (N*V, C) encoder features of the visible patches.
+            visible_rows (RowIndex): The visible patches among the N*L patches.
+            mask (Tensor): (N, L) patch mask, 1 = masked.
+            grid (tuple[int, int]): Patch rows h and columns w.
+
+        Returns:
+            Tensor: (N, D, h, w) decoder input, equal to :meth:`embed_decoder_input`.
+        """
+        projected = F.linear(cells, self.proj.weight.flatten(1), self.proj.bias)
+        x = ScatterRows.apply(projected, visible_rows)  # (N*L, D), zero at masked patches
+        token = self.mask_token.reshape(1, -1).to(x.dtype)
+        x = x + mask.reshape(-1, 1).to(x.dtype) * token
+        num_samples = mask.shape[0]
+        # (N*L, D) -> (N, h, w, D) -> (N, D, h, w)
+        return x.reshape(num_samples, *grid, -1).permute(0, 3, 1, 2)
 
     def normalize_target(self, target: torch.Tensor) -> torch.Tensor:
         """Normalize target patches (..., p*p*C) to zero mean and unit variance when ``norm_pix_loss``.
@@ -309,12 +335,15 @@ class FCMAE(BaseModel):
         else:
             self.check_mask(images, mask)
             mask = mask.to(device=images.device, dtype=torch.float32)
-        features = self.forward_encoder(images, mask)
         if not bool(mask.any()):
+            features = self.forward_encoder(images, mask)
             return self.forward_loss(images, self.forward_decoder(features, mask), mask)
 
+        grid = (images.shape[2] // self.patch_size, images.shape[3] // self.patch_size)
+        cells, visible_rows = self.encoder.forward_visible(images, mask.reshape(-1, *grid))
+        decoder_input = self.embed_visible(cells, visible_rows, mask, grid)
         masked_rows = RowIndex.from_row_mask(mask.reshape(-1) > 0)
-        pred = self.forward_decoder_masked(features, mask, masked_rows)
+        pred = self.forward_decoder_masked(decoder_input, masked_rows)
         target = patchify(images, self.patch_size)
         target = target.reshape(-1, target.shape[-1]).index_select(0, masked_rows.selected)
         target = self.normalize_target(target)

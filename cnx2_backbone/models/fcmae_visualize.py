@@ -2,11 +2,12 @@
 
 The model is rebuilt from the checkpoint alone: every size follows from the
 weight shapes, and ``mask_ratio`` and ``norm_pix_loss`` come from the config
-that mmengine's Runner stores in the checkpoint's ``meta``.
+that mmengine's Runner stores in the checkpoint's ``meta``. Reading files is
+left to the caller (``tools/visualize_fcmae.py``), which has the checkpoint
+reader and the image decoder of the layers above this one.
 """
 import re
-from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Dict, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -14,8 +15,6 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 from PIL import Image, ImageDraw
 
-from ..checkpoint.io import PathLike, read_checkpoint, unwrap_state_dict
-from ..datasets.unlabeled import DECODE_ERRORS, decode_image
 from .fcmae import IMAGENET_MEAN, IMAGENET_STD, FCMAE, patchify, random_patch_mask, unpatchify
 
 PANEL_TITLES = ('original', 'masked input', 'reconstruction', 'reconstruction + visible')
@@ -46,9 +45,9 @@ def fcmae_arguments_from_weights(state_dict: Mapping[str, torch.Tensor]) -> dict
                 decoder_depth=count_blocks(state_dict, 'decoder.'))
 
 
-def training_settings(checkpoint: Mapping) -> dict:
-    """Return ``mask_ratio`` and ``norm_pix_loss`` from the config in a Runner checkpoint, if any."""
-    config_text = checkpoint.get('meta', {}).get('cfg') if isinstance(checkpoint, Mapping) else None
+def training_settings(meta: Optional[Mapping]) -> dict:
+    """Return ``mask_ratio`` and ``norm_pix_loss`` from the config in a Runner checkpoint's meta."""
+    config_text = meta.get('cfg') if isinstance(meta, Mapping) else None
     if not isinstance(config_text, str):
         return {}
     try:
@@ -60,23 +59,28 @@ def training_settings(checkpoint: Mapping) -> dict:
     return {key: model_cfg[key] for key in ('mask_ratio', 'norm_pix_loss') if key in model_cfg}
 
 
-def load_fcmae(checkpoint_path: PathLike, mask_ratio: Optional[float] = None) -> FCMAE:
-    """Rebuild an FCMAE in eval mode from a checkpoint written by ``tools/pretrain.py``.
+def build_fcmae_from_checkpoint(state_dict: Mapping[str, torch.Tensor],
+                                meta: Optional[Mapping] = None,
+                                mask_ratio: Optional[float] = None) -> FCMAE:
+    """Rebuild an FCMAE in eval mode from the weights and meta of a pretraining checkpoint.
 
     Args:
-        checkpoint_path (PathLike): Runner checkpoint (``iter_*.pth``).
+        state_dict (Mapping): FCMAE weights; a ``module.`` prefix is removed.
+        meta (Mapping, optional): The checkpoint's ``meta``, whose ``cfg``
+            gives ``mask_ratio`` and ``norm_pix_loss``; FCMAE defaults without it.
         mask_ratio (float, optional): Overrides the ratio the model was
             trained with.
+
+    Raises:
+        ValueError: if the weights have no encoder or no decoder.
     """
-    checkpoint = read_checkpoint(checkpoint_path)
-    state_dict, _ = unwrap_state_dict(checkpoint)
     state_dict = {key[len('module.'):] if key.startswith('module.') else key: value
                   for key, value in state_dict.items()}
     if 'pred.weight' not in state_dict or 'encoder.downsample_layers.0.0.weight' not in state_dict:
-        raise ValueError(f'{checkpoint_path} is not an FCMAE checkpoint: it has no decoder '
+        raise ValueError('These weights are not an FCMAE checkpoint: they have no decoder '
                          '(pred.weight) or no encoder; exported backbones cannot reconstruct.')
     arguments = fcmae_arguments_from_weights(state_dict)
-    arguments.update(training_settings(checkpoint))
+    arguments.update(training_settings(meta))
     if mask_ratio is not None:
         arguments['mask_ratio'] = mask_ratio
     model = FCMAE(**arguments)
@@ -84,12 +88,8 @@ def load_fcmae(checkpoint_path: PathLike, mask_ratio: Optional[float] = None) ->
     return model.eval()
 
 
-def load_square_image(path: PathLike, size: int) -> Image.Image:
-    """Decode an image, resize its shorter side to ``size`` and center-crop it to a square."""
-    try:
-        image = decode_image(str(path))
-    except DECODE_ERRORS as error:
-        raise ValueError(f'Cannot decode image {path}: {type(error).__name__}: {error}') from error
+def square_crop(image: Image.Image, size: int) -> Image.Image:
+    """Resize an RGB image's shorter side to ``size`` (bicubic) and center-crop it to a square."""
     scale = size / min(image.size)
     resized = image.resize((max(size, round(image.width * scale)),
                             max(size, round(image.height * scale))), Image.BICUBIC)
@@ -154,25 +154,16 @@ def compose_grid(rows: Sequence[Dict[str, np.ndarray]]) -> Image.Image:
     return grid
 
 
-def visualize_reconstructions(checkpoint_path: PathLike, image_paths: Sequence[PathLike],
-                              out_file: PathLike, size: int = 224,
-                              mask_ratio: Optional[float] = None, seed: int = 0) -> Path:
-    """Write a grid with the four panels of every image to ``out_file`` and return its path.
+def reconstruction_grid(model: FCMAE, images: Sequence[Image.Image], size: int = 224,
+                        seed: int = 0) -> Image.Image:
+    """Return a grid with the four panels of every RGB image, one row each.
 
     Raises:
-        ValueError: if ``size`` is not a positive multiple of 32, or an image
-            cannot be decoded.
+        ValueError: if ``size`` is not a positive multiple of the patch size.
     """
-    if size <= 0 or size % 32:
-        raise ValueError(f'size must be a positive multiple of 32, got {size}')
-    model = load_fcmae(checkpoint_path, mask_ratio)
+    if size <= 0 or size % model.patch_size:
+        raise ValueError(f'size must be a positive multiple of {model.patch_size}, got {size}')
     generator = torch.Generator().manual_seed(seed)
-    rows: List[Dict[str, np.ndarray]] = []
-    for path in image_paths:
-        rows.append(reconstruction_panels(model, load_square_image(path, size), generator))
-    out_file = Path(out_file)
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    compose_grid(rows).save(out_file)
-    print_log(f'Wrote reconstructions of {len(rows)} images (mask ratio {model.mask_ratio}) '
-              f'to {out_file}.', logger='current')
-    return out_file
+    rows = [reconstruction_panels(model, square_crop(image, size), generator)
+            for image in images]
+    return compose_grid(rows)

@@ -9,8 +9,11 @@ import torch
 from PIL import Image
 
 from cnx2_backbone import FCMAE
-from cnx2_backbone.models.fcmae_visualize import (MASKED_FILL, PANEL_TITLES, load_fcmae,
-                                                  load_square_image, reconstruction_panels)
+from cnx2_backbone.checkpoint import read_checkpoint
+from cnx2_backbone.datasets.unlabeled import decode_image
+from cnx2_backbone.models.fcmae_visualize import (MASKED_FILL, PANEL_TITLES,
+                                                  build_fcmae_from_checkpoint,
+                                                  reconstruction_panels, square_crop)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TINY_ARCH = dict(depths=(1, 2, 1, 1), dims=(8, 16, 24, 32))
@@ -25,6 +28,12 @@ def checkpoint(tmp_path):
     path = tmp_path / 'iter_1.pth'
     torch.save({'state_dict': model.state_dict(), 'meta': {'cfg': CONFIG_TEXT, 'iter': 1}}, path)
     return path
+
+
+def load_fcmae(path, mask_ratio=None):
+    checkpoint = read_checkpoint(path)
+    return build_fcmae_from_checkpoint(checkpoint['state_dict'], checkpoint.get('meta'),
+                                       mask_ratio)
 
 
 @pytest.fixture
@@ -54,14 +63,14 @@ def test_backbone_export_rejected(tmp_path):
 
 
 def test_square_crop_size(photos):
-    image = load_square_image(photos[0], 96)
+    image = square_crop(decode_image(str(photos[0])), 96)
     assert image.size == (96, 96)
     assert image.mode == 'RGB'
 
 
 def test_panels_paste_visible_and_gray_masked(checkpoint, photos):
     model = load_fcmae(checkpoint)
-    image = load_square_image(photos[0], 128)
+    image = square_crop(decode_image(str(photos[0])), 128)
     panels = reconstruction_panels(model, image, torch.Generator().manual_seed(0))
     assert list(panels) == list(PANEL_TITLES)
     original = panels['original']
@@ -95,3 +104,13 @@ def test_tool_rejects_size_not_multiple_of_32(checkpoint, photos, tmp_path):
                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 1
     assert 'multiple of 32' in result.stderr
+
+
+def test_tool_reports_undecodable_image(checkpoint, tmp_path):
+    broken = tmp_path / 'broken.jpg'
+    broken.write_bytes(b'not a jpeg')
+    result = subprocess.run([sys.executable, 'tools/visualize_fcmae.py', str(checkpoint),
+                             str(broken), '--out', str(tmp_path / 'grid.png')],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert f'Cannot decode image {broken}' in result.stderr
