@@ -1,8 +1,8 @@
 # The bundled ants/bees photos (demo/data/hymenoptera): 24 train and 12 val
 # images per class, shorter side 160 px, one folder per class.
 #
-# 128 px crops: atto then takes about 2.5 s per training step of 16 images on
-# two shared CPU cores, so a few hundred steps fit in minutes. The photos are
+# 128 px crops: a training step of 16 images then costs atto about 3 CPU
+# seconds (BENCHMARKS.md), so a hundred steps fit in minutes. The photos are
 # stored at a 160 px shorter side, so validation resizes to 146 px (the
 # 0.875 crop ratio of ImageNet evaluation) and center-crops 128.
 data_root = 'demo/data/hymenoptera'
