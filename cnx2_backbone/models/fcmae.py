@@ -294,6 +294,14 @@ class FCMAE(BaseModel):
             raise ValueError('Every sample needs the same number of visible patches, got '
                              f'{visible_counts.tolist()}.')
 
+    def prepare_mask(self, images: torch.Tensor, mask: Optional[torch.Tensor]) -> torch.Tensor:
+        """Check ``images`` and return ``mask`` as float32 on their device, or a random one."""
+        self.check_image_size(images)
+        if mask is None:
+            return self.random_mask(images)
+        self.check_mask(images, mask)
+        return mask.to(device=images.device, dtype=torch.float32)
+
     def reconstruct(self, images: torch.Tensor,
                     mask: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, ...]:
         """Return ``(loss, pred, mask)`` for images (N, C, H, W).
@@ -311,12 +319,7 @@ class FCMAE(BaseModel):
             normalized pixel space of the target when ``norm_pix_loss``,
             and ``mask`` (N, L), 1 at masked patches. L = (H/32) * (W/32).
         """
-        self.check_image_size(images)
-        if mask is None:
-            mask = self.random_mask(images)
-        else:
-            self.check_mask(images, mask)
-            mask = mask.to(device=images.device, dtype=torch.float32)
+        mask = self.prepare_mask(images, mask)
         features = self.forward_encoder(images, mask)
         pred = self.forward_decoder(features, mask)
         loss = self.forward_loss(images, pred, mask)
@@ -329,12 +332,7 @@ class FCMAE(BaseModel):
         Same value and gradients as ``reconstruct(images, mask)[0]``, for
         less work: the decoder output is computed at masked patches only.
         """
-        self.check_image_size(images)
-        if mask is None:
-            mask = self.random_mask(images)
-        else:
-            self.check_mask(images, mask)
-            mask = mask.to(device=images.device, dtype=torch.float32)
+        mask = self.prepare_mask(images, mask)
         if not bool(mask.any()):
             features = self.forward_encoder(images, mask)
             return self.forward_loss(images, self.forward_decoder(features, mask), mask)

@@ -221,8 +221,9 @@ class TiledWeightGradDepthwiseConv(torch.autograd.Function):
     The forward and the input gradient are the dense oneDNN convs. The
     weight gradient of a depthwise conv is slow on CPU (about ten times the
     forward), and its output gradient is zero outside the visible patches,
-    so it is computed on the visible patches cut out with their halo: this
-    pays off where a patch spans many cells, i.e. at stage 0.
+    so it is computed on the visible patches cut out with their halo. This
+    pays off where a patch spans many cells, i.e. at stage 0, and is used on
+    CPU only: the measurement behind it was made there.
     """
 
     @staticmethod
@@ -236,10 +237,13 @@ class TiledWeightGradDepthwiseConv(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor):
         x, weight = ctx.saved_tensors
         channels, pad, side = x.shape[1], weight.shape[-1] // 2, ctx.patch_side
-        grad = grad.contiguous(memory_format=torch.channels_last)
+        # Under autocast the forward ran in a lower precision than x; the
+        # gradients are computed in x's dtype and returned in each input's.
+        grad = grad.to(x.dtype).contiguous(memory_format=torch.channels_last)
+        kernel = weight.to(x.dtype)
         grad_input = grad_weight = grad_bias = None
         if ctx.needs_input_grad[0]:
-            grad_input = torch.nn.grad.conv2d_input(x.shape, weight, grad, padding=pad,
+            grad_input = torch.nn.grad.conv2d_input(x.shape, kernel, grad, padding=pad,
                                                     groups=channels)
         if ctx.needs_input_grad[1]:
             n_index, row_index, col_index = ctx.patches
@@ -253,8 +257,9 @@ class TiledWeightGradDepthwiseConv(torch.autograd.Function):
             grad_weight = torch.nn.grad.conv2d_weight(
                 x_tiles.contiguous(memory_format=torch.channels_last), weight.shape,
                 grad_tiles.contiguous(memory_format=torch.channels_last), groups=channels)
+            grad_weight = grad_weight.to(weight.dtype)
         if ctx.needs_input_grad[2]:
-            grad_bias = grad.sum(dim=(0, 2, 3))
+            grad_bias = grad.sum(dim=(0, 2, 3)).to(weight.dtype)
         return grad_input, grad_weight, grad_bias, None, None
 
 
@@ -283,7 +288,8 @@ def masked_block_forward(block: Block, cells: torch.Tensor, row_index: RowIndex,
     # Masked inputs are zero, so the dense conv equals a submanifold conv at
     # the visible outputs; its values at masked outputs are never read.
     features = scatter_cells(cells, row_index, shape, patch_side)
-    if patches is not None and patch_side >= TILED_WEIGHT_GRAD_MIN_SIDE:
+    if (patches is not None and patch_side >= TILED_WEIGHT_GRAD_MIN_SIDE
+            and features.device.type == 'cpu'):
         features = TiledWeightGradDepthwiseConv.apply(features, block.dwconv.weight,
                                                       block.dwconv.bias, patches, patch_side)
     else:

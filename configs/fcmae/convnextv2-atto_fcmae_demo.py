@@ -37,7 +37,7 @@ optim_wrapper = dict(
     type='OptimWrapper',
     # Far above the ImageNet recipe's 1.5e-4 * 16 / 256: this run has a few
     # hundred steps, not 1600 epochs.
-    optimizer=dict(type='AdamW', lr=1.5e-3, betas=(0.9, 0.95), weight_decay=0.05),
+    optimizer=dict(type='AdamW', lr=1.5e-3, betas=(0.9, 0.95), weight_decay=0.05, fused=True),
     paramwise_cfg=dict(flat_decay_mult=0.0))
 
 param_scheduler = [

@@ -145,6 +145,19 @@ def test_fast_path_matches_dense_reference(size):
             assert torch.allclose(grad, expected[name], atol=1e-5, rtol=0), (mode, name)
 
 
+def test_bfloat16_autocast_step():
+    model = tiny_fcmae()
+    images = torch.randn(2, 3, 64, 96)
+    mask = model.random_mask(images)
+    full_precision = model(images, mode='loss', mask=mask)['loss']
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        loss = model(images, mode='loss', mask=mask)['loss']
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert abs(loss.item() - full_precision.item()) < 0.05
+    assert all(torch.isfinite(param.grad).all() for param in model.parameters())
+
+
 def test_train_loss_equals_reconstruct_loss():
     model = tiny_fcmae()
     images = torch.randn(2, 3, 96, 96)
