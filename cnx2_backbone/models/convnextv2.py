@@ -153,7 +153,9 @@ class ConvNeXtV2Stages(BaseModule):
                 nn.Conv2d(self.dims[i - 1], self.dims[i], kernel_size=2, stride=2),
             ))
 
-        block_rates = torch.linspace(0, drop_path_rate, sum(self.depths)).tolist()
+        # Plain Python so that building on the meta device works too.
+        num_blocks = sum(self.depths)
+        block_rates = [drop_path_rate * i / max(num_blocks - 1, 1) for i in range(num_blocks)]
         self.stages = nn.ModuleList()
         first_block = 0
         for depth, dim in zip(self.depths, self.dims):
