@@ -21,6 +21,7 @@ from PIL import Image
 
 from cnx2_backbone import ConvNeXtV2
 from cnx2_backbone.checkpoint import load_pretrained, read_checkpoint
+from cnx2_backbone.models.fcmae_export import export_backbone
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIG = 'tests/test_fcmae/tiny_fcmae_config.py'
@@ -130,12 +131,12 @@ def test_export_tool_matches_end_of_run_export(finished_run, tmp_path):
     assert all(torch.equal(exported[key], at_end[key]) for key in at_end)
 
 
-def test_export_tool_rejects_other_checkpoint(tmp_path):
+def test_export_rejects_other_checkpoint(tmp_path):
     plain = tmp_path / 'backbone_only.pth'
     torch.save({'state_dict': ConvNeXtV2(arch=TINY_ARCH).state_dict()}, plain)
-    result = run_tool('tools/export_backbone.py', str(plain), str(tmp_path / 'out.pth'),
-                      expect_code=1)
-    assert 'not an FCMAE checkpoint' in result.stderr
+    with pytest.raises(ValueError, match='not an FCMAE checkpoint'):
+        export_backbone(plain, tmp_path / 'out.pth')
+    assert not (tmp_path / 'out.pth').exists()
 
 
 def test_kill_and_resume_continues_run(image_folder, tmp_path):

@@ -1,4 +1,5 @@
 """tools/visualize_fcmae.py and the panels it draws."""
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from cnx2_backbone.models.fcmae_visualize import (MASKED_FILL, PANEL_TITLES,
                                                   reconstruction_panels, square_crop)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+TOOL = REPO_ROOT / 'tools' / 'visualize_fcmae.py'
 TINY_ARCH = dict(depths=(1, 2, 1, 1), dims=(8, 16, 24, 32))
 CONFIG_TEXT = "model = dict(type='cnx2_backbone.FCMAE', mask_ratio=0.75, norm_pix_loss=False)\n"
 
@@ -34,6 +36,14 @@ def load_fcmae(path, mask_ratio=None):
     checkpoint = read_checkpoint(path)
     return build_fcmae_from_checkpoint(checkpoint['state_dict'], checkpoint.get('meta'),
                                        mask_ratio)
+
+
+@pytest.fixture(scope='module')
+def visualize_tool():
+    spec = importlib.util.spec_from_file_location('visualize_fcmae_tool', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture
@@ -98,19 +108,14 @@ def test_tool_writes_grid(checkpoint, photos, tmp_path):
     assert grid.size == (4 + 4 * 68, 16 + 4 + 2 * 68)
 
 
-def test_tool_rejects_size_not_multiple_of_32(checkpoint, photos, tmp_path):
-    result = subprocess.run([sys.executable, 'tools/visualize_fcmae.py', str(checkpoint),
-                             str(photos[0]), '--out', str(tmp_path / 'grid.png'), '--size', '100'],
-                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 1
-    assert 'multiple of 32' in result.stderr
+def test_tool_rejects_size_not_multiple_of_32(visualize_tool, checkpoint, photos, tmp_path):
+    with pytest.raises(ValueError, match='multiple of 32'):
+        visualize_tool.main([str(checkpoint), str(photos[0]), '--out',
+                             str(tmp_path / 'grid.png'), '--size', '100'])
 
 
-def test_tool_reports_undecodable_image(checkpoint, tmp_path):
+def test_tool_reports_undecodable_image(visualize_tool, checkpoint, tmp_path):
     broken = tmp_path / 'broken.jpg'
     broken.write_bytes(b'not a jpeg')
-    result = subprocess.run([sys.executable, 'tools/visualize_fcmae.py', str(checkpoint),
-                             str(broken), '--out', str(tmp_path / 'grid.png')],
-                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 1
-    assert f'Cannot decode image {broken}' in result.stderr
+    with pytest.raises(SystemExit, match=f'Cannot decode image {broken}'):
+        visualize_tool.main([str(checkpoint), str(broken), '--out', str(tmp_path / 'grid.png')])
