@@ -14,7 +14,8 @@ from torch.nn import functional as F
 
 from ..registry import MODELS
 from .convnextv2 import Block
-from .fcmae_encoder import TOTAL_STRIDE, FCMAEEncoder, GatherRows, RowIndex, ScatterRows
+from .fcmae_encoder import TOTAL_STRIDE, FCMAEEncoder
+from .fcmae_rows import GatherRows, RowIndex, ScatterRows
 
 # ImageNet mean and std in 0-255 pixel units, as mmengine's ImgDataPreprocessor takes them.
 IMAGENET_MEAN = (123.675, 116.28, 103.53)

@@ -1,7 +1,6 @@
 """FCMAE model: shapes, masking, parity with a dense masked reference, independence of samples."""
 import pytest
 import torch
-from torch.nn import functional as F
 
 from cnx2_backbone import FCMAE
 from cnx2_backbone.models import ConvNeXtV2, ConvNeXtV2Stages
