@@ -41,7 +41,8 @@ has_version setuptools "$SETUPTOOLS_VERSION" || {
 
 has_version torch "$TORCH_VERSION" && has_version torchvision "$TORCHVISION_VERSION" || {
     log "installing torch $TORCH_VERSION and torchvision $TORCHVISION_VERSION (large download on a new machine)"
-    "${PIP[@]}" "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
+    # --no-compile: byte-compiling torch's many files costs more than it saves here.
+    "${PIP[@]}" --no-compile "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
 }
 
 # numpy < 2: mmcv 2.1.0, mmdet 3.3.0 and mmseg 1.2.2 predate numpy 2.

@@ -45,7 +45,8 @@ CONFIGS = dict(
 )
 
 # Lines of the tools' output echoed to the terminal as progress.
-PROGRESS = re.compile(r'(Iter|Epoch)\((train|val|test)\)|coco/|mIoU|accuracy/|Traceback|Error')
+PROGRESS = re.compile(r'(Iter|Epoch)\((train|val|test)\)|coco/|mIoU|accuracy/|Traceback|Error'
+                      r'|\.(jpg|png): ')
 
 
 @dataclass

@@ -78,5 +78,5 @@ def test_demo_overlays_written(demo_run, folder):
 @pytest.mark.slow
 def test_demo_classify_json_has_results(demo_run):
     work_dir, _ = demo_run
-    results = json.loads((work_dir / 'pictures' / 'classify.json').read_text())
-    assert len(results) == 4
+    output = json.loads((work_dir / 'pictures' / 'classify.json').read_text())
+    assert len(output['results']) == 4
