@@ -1,9 +1,10 @@
-# FCMAE pretraining of ConvNeXt V2-Atto on the real photos bundled in
-# demo/data (ants and bees, balloons, CamVid street scenes: 138 images), sized
+# FCMAE pretraining of ConvNeXt V2-Atto on the training photos bundled in
+# demo/data (ants and bees, balloons, CamVid street scenes: 96 images), sized
 # for a few minutes on two CPU cores. It shows the loss falling and writes
 # work_dirs/fcmae_demo/backbone.pth, the starting point of the *_fcmae-ft_*
-# demo configs for classification and segmentation. Run from the repository
-# root:
+# demo configs for classification and segmentation. The val photos stay
+# unseen, so those configs evaluate on images the encoder never saw. Run from
+# the repository root:
 #   python tools/pretrain.py configs/fcmae/convnextv2-atto_fcmae_demo.py
 _base_ = ['../_base_/models/fcmae_convnextv2.py']
 
@@ -24,9 +25,9 @@ train_dataloader = dict(
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
         type='cnx2_backbone.UnlabeledImageFolder',
-        # Photos only: camvid_mini/ann_dir contains label maps, not photos.
-        data_root=['demo/data/hymenoptera', 'demo/data/balloon',
-                   'demo/data/camvid_mini/img_dir'],
+        # Training photos only; camvid_mini/ann_dir contains label maps.
+        data_root=['demo/data/hymenoptera/train', 'demo/data/balloon/train',
+                   'demo/data/camvid_mini/img_dir/train'],
         pipeline=[
             dict(type='RandomResizedCrop', size=crop_size, scale=(0.2, 1.0),
                  interpolation='bicubic', antialias=True),
