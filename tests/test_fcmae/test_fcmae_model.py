@@ -5,6 +5,7 @@ import torch
 from cnx2_backbone import FCMAE
 from cnx2_backbone.models import ConvNeXtV2, ConvNeXtV2Stages
 from cnx2_backbone.models.fcmae import fcmae_to_backbone_state_dict, patchify, unpatchify
+from cnx2_backbone.models.fcmae_encoder import TiledWeightGradDepthwiseConv
 
 TINY_ARCH = dict(depths=(1, 1, 2, 1), dims=(8, 16, 24, 32))
 
@@ -299,3 +300,21 @@ def test_full_visibility_equals_backbone_trunk():
             expected = trunk.forward_stage(expected, stage)
         features = model.forward_encoder(images, torch.zeros(1, 4))
     assert torch.allclose(features, expected, atol=1e-5)
+
+
+def test_tiled_weight_gradient_matches_dense_conv():
+    patch_mask = torch.tensor([[[0.0, 1.0, 1.0], [1.0, 0.0, 0.0]]])  # (1, 2, 3) patches
+    visible = (1 - patch_mask).repeat_interleave(8, 1).repeat_interleave(8, 2)[:, None]
+    conv = torch.nn.Conv2d(4, 4, 7, padding=3, groups=4).double()
+    x = (torch.randn(1, 4, 16, 24, dtype=torch.float64) * visible).requires_grad_()
+    grad = torch.randn(1, 4, 16, 24, dtype=torch.float64) * visible
+
+    conv(x).backward(grad)
+    expected = (x.grad.clone(), conv.weight.grad.clone(), conv.bias.grad.clone())
+    x.grad = None
+    conv.zero_grad()
+    patches = (patch_mask == 0).nonzero(as_tuple=True)
+    TiledWeightGradDepthwiseConv.apply(x, conv.weight, conv.bias, patches, 8).backward(grad)
+    assert torch.allclose(x.grad, expected[0])
+    assert torch.allclose(conv.weight.grad, expected[1])
+    assert torch.allclose(conv.bias.grad, expected[2])
