@@ -101,7 +101,7 @@ def scan_images(roots: Sequence[Path],
     """List the image files under ``roots``, searched recursively, in sorted order.
 
     Zero-byte files and files without an image suffix are left out here,
-    where it costs nothing; files that fail to decode are left out later,
+    where it costs nothing. Files that fail to decode are left out later,
     when they are read.
 
     Returns:

@@ -1,8 +1,8 @@
 """FCMAE: the fully convolutional masked autoencoder that pretrains ConvNeXt V2.
 
-Random 32x32 patches of each image are hidden, a ConvNeXt V2 encoder sees
-only the visible ones (see :mod:`.fcmae_encoder`), and a light decoder
-predicts the pixels of the hidden ones (Woo et al., "ConvNeXt V2:
+Random 32x32 patches of each image are hidden. A ConvNeXt V2 encoder
+computes only at the visible ones (see :mod:`.fcmae_encoder`), and a light
+decoder predicts the pixels of the hidden ones (Woo et al., "ConvNeXt V2:
 Co-designing and Scaling ConvNets with Masked Autoencoders", CVPR 2023).
 """
 from typing import Dict, List, Optional, Tuple, Union

@@ -1,10 +1,10 @@
 """ConvNeXt V2 encoder that computes only at the visible positions of a patch mask.
 
-This reproduces submanifold sparse convolution in plain PyTorch. Masked
+This reproduces submanifold sparse convolution in plain PyTorch: masked
 positions are zero before every depthwise conv and take no part in anything
-after it: the 7x7 depthwise conv runs dense on the zero-filled map, while the
-stem, LayerNorm, the MLP, GRN, the residual sum and the 2x2 downsampling run
-on a compact list of the visible positions only.
+after it. The 7x7 depthwise conv runs dense on the zero-filled map. The stem,
+LayerNorm, the MLP, GRN, the residual sum and the 2x2 downsampling run on a
+compact list of the visible positions only.
 
 Compact layout: an (N, H, W, C) map at stage stride s is viewed as N*H*w rows
 of k*C values, where k = 32/s is the side of one patch in cells and w = W/k.
@@ -81,7 +81,7 @@ def stem_cells(images: torch.Tensor, stem: nn.Sequential, row_index: RowIndex) -
     cells_per_row = TOTAL_STRIDE // STEM_STRIDE
     pixels = images.permute(0, 2, 3, 1)  # (N, C_in, H, W) -> (N, H, W, C_in)
     # (N, H, W, C_in) -> (N, H/4, 4, W/32, 32*C_in) -> (N, H/4, W/32, 4, 32*C_in): one row
-    # of stage 0 holds a 4-pixel-high strip of one patch.
+    # of stage 0 contains a 4-pixel-high strip of one patch.
     pixels = pixels.reshape(num_samples, height // STEM_STRIDE, STEM_STRIDE,
                             width // TOTAL_STRIDE, TOTAL_STRIDE * in_channels).transpose(2, 3)
     rows = pixels.reshape(-1, STEM_STRIDE * TOTAL_STRIDE * in_channels)
@@ -116,7 +116,7 @@ def downsample_cells(cells: torch.Tensor, layer: nn.Sequential, prev_index: RowI
     cells = layer_norm_cells(cells, layer[0])
     rows = cells.reshape(-1, prev_side * channels)  # (N*V*k, k*C)
 
-    # Output row (n, y, j) reads input rows (n, 2y, j) and (n, 2y + 1, j); the
+    # Output row (n, y, j) reads input rows (n, 2y, j) and (n, 2y + 1, j). The
     # inverse index turns those full-layout rows into compact positions.
     cols = width // prev_side
     sources = prev_index.inverse.reshape(num_samples, height // 2, 2, cols).transpose(2, 3)
@@ -190,8 +190,8 @@ def masked_block_forward(block: Block, cells: torch.Tensor, row_index: RowIndex,
         shape (tuple): (N, C, H, W) of the full map at this stage.
         patch_side (int): Cells per patch side k at this stage.
         patches (tuple[Tensor], optional): (n, i, j) indices of the visible
-            patches; given, the depthwise weight gradient is summed over
-            them alone where a patch spans at least
+            patches. When given, the depthwise weight gradient is summed
+            over them alone where a patch spans at least
             ``TILED_WEIGHT_GRAD_MIN_SIDE`` cells.
 
     Returns:

@@ -2,8 +2,8 @@
 
 The masked FCMAE encoder and decoder move visible or masked positions between
 a full map and a compact list. ``index_select``'s own backward accumulates
-with a scatter-add, which is several times slower on CPU than a gather; the
-selections here never repeat a row, so both directions can gather.
+with a scatter-add, which is several times slower on CPU than a gather.
+These selections never repeat a row, so both directions can gather.
 """
 import torch
 

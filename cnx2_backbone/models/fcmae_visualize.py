@@ -103,9 +103,9 @@ def reconstruction_panels(model: FCMAE, image: Image.Image,
     """Mask ``image`` at random, reconstruct it and return the four panels as uint8 (H, W, 3).
 
     With ``norm_pix_loss`` the model predicts each patch normalized to zero
-    mean and unit variance; the mean and variance of the true patch turn the
+    mean and unit variance. The mean and variance of the true patch turn the
     prediction back into pixels, so the colours of masked patches come from
-    the original, their structure from the model.
+    the original and their structure from the model.
     """
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)

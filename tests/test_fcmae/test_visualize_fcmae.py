@@ -24,7 +24,7 @@ CONFIG_TEXT = "model = dict(type='cnx2_backbone.FCMAE', mask_ratio=0.75, norm_pi
 
 @pytest.fixture
 def checkpoint(tmp_path):
-    """A Runner-style checkpoint of a tiny FCMAE whose stored config says mask_ratio=0.75."""
+    """A Runner-style checkpoint of a tiny FCMAE whose stored config sets mask_ratio=0.75."""
     model = FCMAE(arch=TINY_ARCH, decoder_dim=16, decoder_depth=2, mask_ratio=0.75,
                   norm_pix_loss=False)
     path = tmp_path / 'iter_1.pth'
