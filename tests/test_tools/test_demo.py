@@ -1,7 +1,6 @@
 """The demo pipeline end to end at the tiny budget (a few iterations per stage)."""
 import json
 import math
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +22,9 @@ def demo_run(tmp_path_factory):
 def metrics_of(summary: str, stage: str) -> dict:
     row = next(line for line in summary.splitlines() if line.startswith(f'| {stage} |'))
     cells = [cell.strip() for cell in row.strip('|').split('|')]
-    return dict(re.findall(r'([\w/ ]+?) (-?[\d.e+-]+|nan|inf)(?:,|$)', cells[3]))
+    # The metrics cell reads 'name value, name value'.
+    pairs = [item.rsplit(' ', 1) for item in cells[3].split(', ') if item != '-']
+    return {name.strip(): value for name, value in pairs}
 
 
 @pytest.mark.slow
