@@ -1,10 +1,10 @@
 # UperNet + ConvNeXt V2-A on the bundled CamVid subset, from the backbone
 # that the FCMAE demo pretraining exports.
 #
-# A CPU-sized run on real data: 32 training images, 11 classes, 160 steps of
-# 8 crops (40 passes over the images). convnextv2-atto_upernet_scratch_camvid-mini.py differs only in
-# init_cfg, so the two give a like-for-like comparison of the starting
-# weights. Run from the repository root (data and checkpoint paths are
+# A CPU-sized run on real data: 32 training images, 11 classes, 160 steps
+# of 8 crops (40 passes over the images).
+# convnextv2-atto_upernet_scratch_camvid-mini.py differs only in init_cfg,
+# so the two give a like-for-like comparison of the starting weights. Run from the repository root (data and checkpoint paths are
 # relative to it):
 #   python tools/train.py configs/upernet/convnextv2-atto_upernet_fcmae-ft_camvid-mini.py
 #   python tools/test.py configs/upernet/convnextv2-atto_upernet_fcmae-ft_camvid-mini.py \
