@@ -101,10 +101,22 @@ def enable_amp(cfg: Config) -> None:
         print_log('AMP: float16 autocast with dynamic loss scaling (AmpOptimWrapper).',
                   logger='current')
     else:
-        optim_wrapper.type = 'cnx2_backbone.BFloat16OptimWrapper'
-        optim_wrapper.pop('loss_scale', None)
+        use_cpu_bfloat16(cfg)
         print_log('AMP on CPU: bfloat16 autocast (BFloat16OptimWrapper); mmengine\'s '
                   'AmpOptimWrapper supports only GPU-like devices.', logger='current')
+
+
+def use_cpu_bfloat16(cfg: Config) -> None:
+    """Set the config's optimizer wrapper to bfloat16 autocast on CPU.
+
+    For mmdet models only the backbone and neck are autocast, because mmcv
+    2.1's CPU RoIAlign and NMS in the heads reject bfloat16 tensors.
+    """
+    optim_wrapper = cfg.optim_wrapper
+    optim_wrapper.type = 'cnx2_backbone.BFloat16OptimWrapper'
+    optim_wrapper.pop('loss_scale', None)
+    if cfg.get('default_scope') == 'mmdet':
+        optim_wrapper.autocast_scope = 'features'
 
 
 def replace_gpu_only_amp(cfg: Config) -> None:
@@ -114,8 +126,7 @@ def replace_gpu_only_amp(cfg: Config) -> None:
         return
     if torch.cuda.is_available():
         return
-    optim_wrapper.type = 'cnx2_backbone.BFloat16OptimWrapper'
-    optim_wrapper.pop('loss_scale', None)
+    use_cpu_bfloat16(cfg)
     print_log('The config asks for AmpOptimWrapper, which needs a GPU; using bfloat16 '
               'autocast on CPU instead.', logger='current', level=30)
 

@@ -151,3 +151,58 @@ def test_runner_checkpoint_rejects_other_getattr(tmp_path):
     with runtime.runner_checkpoint_loading():
         with pytest.raises(Exception, match='only HistoryBuffer methods'):
             torch.load(path, weights_only=True)
+
+
+def test_amp_on_cpu_scopes_mmdet_to_features(tmp_path):
+    path = tmp_path / 'det_config.py'
+    path.write_text("default_scope = 'mmdet'\n"
+                    "optim_wrapper = dict(optimizer=dict(type='AdamW', lr=1e-3))\n")
+    cfg = runtime.build_config(str(path), parse([str(path), '--amp']))
+    if torch.cuda.is_available():
+        assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    else:
+        assert cfg.optim_wrapper.autocast_scope == 'features'
+
+
+class BackboneNeckHead(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.backbone = torch.nn.Linear(4, 4)
+        self.neck = torch.nn.Linear(4, 4)
+        self.head = torch.nn.Linear(4, 2)
+
+    def forward(self, x):
+        features = self.neck(self.backbone(x))
+        return features, self.head(features)
+
+
+def test_bfloat16_feature_scope_float32_heads():
+    from cnx2_backbone.engine import BFloat16OptimWrapper
+    model = BackboneNeckHead()
+    wrapper = BFloat16OptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                                   device_type='cpu', autocast_scope='features')
+    with wrapper.optim_context(model):
+        features, logits = model(torch.randn(3, 4))
+    assert features.dtype == torch.float32
+    assert logits.dtype == torch.float32
+    assert not torch.is_autocast_enabled('cpu')
+
+
+def test_bfloat16_feature_scope_autocasts_backbone():
+    from cnx2_backbone.engine import BFloat16OptimWrapper
+    model = BackboneNeckHead()
+    seen = []
+    model.backbone.register_forward_hook(lambda module, args, output: seen.append(output.dtype))
+    wrapper = BFloat16OptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                                   device_type='cpu', autocast_scope='features')
+    with wrapper.optim_context(model):
+        model(torch.randn(3, 4))
+    assert seen == [torch.bfloat16]
+
+
+def test_bfloat16_rejects_unknown_scope():
+    from cnx2_backbone.engine import BFloat16OptimWrapper
+    model = torch.nn.Linear(2, 2)
+    with pytest.raises(ValueError, match='autocast_scope'):
+        BFloat16OptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                             autocast_scope='heads')

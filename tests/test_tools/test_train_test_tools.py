@@ -154,9 +154,6 @@ def test_test_tool_reports_coco_metrics(resumed_run, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(not torch.cuda.is_available(), strict=True, raises=AssertionError,
-                   reason='mmcv 2.1 CPU nms and RoIAlign reject bfloat16 tensors, which '
-                   'bfloat16 autocast gives them in Mask R-CNN')
 def test_amp_trains_two_steps(tmp_path):
     result = run_tool('tools/train.py', CONFIG, '--work-dir', str(tmp_path), '--amp',
                       '--cfg-options', *SMALL_RUN, 'train_cfg.max_iters=2',
