@@ -11,8 +11,8 @@
 #   python tools/train.py configs/mask_rcnn/mask-rcnn_convnextv2-atto_balloon.py
 #   python tools/test.py configs/mask_rcnn/mask-rcnn_convnextv2-atto_balloon.py \
 #       work_dirs/mask-rcnn_convnextv2-atto_balloon/iter_120.pth
-# --amp gives float16 AMP on GPU. On CPU it fails for Mask R-CNN (see the
-# NOTE in mask-rcnn_convnextv2-tiny_fpn_1x_coco.py).
+# --amp gives float16 AMP on GPU, and bfloat16 autocast of backbone and FPN
+# on CPU.
 _base_ = [
     '../_base_/models/mask-rcnn_convnextv2_fpn.py',
     '../_base_/datasets/balloon_instance.py',

@@ -52,9 +52,9 @@ optim_wrapper = dict(
     paramwise_cfg=dict(decay_rate=0.9))
 
 # Mixed precision is an option, not the default: `tools/train.py CONFIG
-# --amp` switches to float16 AMP on GPU and bfloat16 autocast on CPU.
-# NOTE: on CPU, --amp fails for Mask R-CNN because mmcv 2.1's CPU nms and
-# RoIAlign reject the bfloat16 tensors that autocast gives them.
+# --amp` switches to float16 AMP on GPU. On CPU it runs backbone and FPN
+# under bfloat16 autocast and the heads in float32, because mmcv 2.1's CPU
+# nms and RoIAlign reject bfloat16 tensors.
 
 # Keeps the lr right when the total batch is not 16 (e.g. `--cfg-options
 # auto_scale_lr.enable=True` with 4 GPUs): lr is scaled by batch / 16.
