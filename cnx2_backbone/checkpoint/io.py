@@ -52,6 +52,8 @@ def read_checkpoint(path: PathLike) -> Dict[str, Any]:
         ImportError: for a ``.safetensors`` file without the safetensors package.
         ValueError: if the file cannot be read as a weights-only checkpoint.
     """
+    if isinstance(path, str) and path.startswith(('http://', 'https://')):
+        path = download_checkpoint(path)
     path = Path(path)
     if path.is_dir():
         return _read_hf_folder(path)
@@ -62,6 +64,28 @@ def read_checkpoint(path: PathLike) -> Dict[str, Any]:
     if path.suffix == '.safetensors':
         return _read_safetensors(path)
     return _torch_load_weights_only(path)
+
+
+def download_checkpoint(url: str) -> Path:
+    """Download ``url`` once into torch's hub cache and return the local file.
+
+    The file lands in ``$TORCH_HOME/hub/checkpoints`` (``~/.cache/torch`` by
+    default) and is then read like a local file, weights-only.
+    """
+    from mmengine.logging import print_log
+
+    cache = Path(torch.hub.get_dir()) / 'checkpoints'
+    target = cache / Path(url.split('?', 1)[0]).name
+    if not target.is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        print_log(f'Downloading {url} to {target}', logger='current')
+        try:
+            torch.hub.download_url_to_file(url, str(target), progress=True)
+        except OSError as error:
+            raise FileNotFoundError(
+                f'Could not download checkpoint {url}: {error}. Download it by hand and set '
+                'init_cfg.checkpoint (or the path argument) to the local file.') from error
+    return target
 
 
 def _read_hf_folder(folder: Path) -> Dict[str, Any]:
