@@ -21,9 +21,8 @@ model = dict(
         drop_path_rate=0.3,
         # The self-supervised FCMAE weights without any fine-tuning, the
         # starting point this project is about.
-        # NOTE: cnx2_backbone.load_pretrained reads local files only. Download
-        # the file and pass its path with `--cfg-options
-        # model.backbone.init_cfg.checkpoint=PATH`.
+        # Downloaded once into torch's hub cache; offline, pass a local copy
+        # with `--cfg-options model.backbone.init_cfg.checkpoint=PATH`.
         init_cfg=dict(
             type='Pretrained',
             checkpoint='https://dl.fbaipublicfiles.com/convnext/convnextv2/'
