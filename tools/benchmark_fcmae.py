@@ -7,6 +7,7 @@ Prints one line per arch; --write also puts the table into the FCMAE section
 of the given Markdown file, leaving the rest of the file unchanged.
 """
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -27,26 +28,31 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--size', type=int, default=224, help='image side in pixels')
     parser.add_argument('--steps', type=int, default=10, help='timed steps per model')
     parser.add_argument('--warmup', type=int, default=2, help='untimed steps per model first')
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch threads (default: torch\'s choice)')
+    parser.add_argument('--threads', type=int, nargs='+', default=None,
+                        help='torch thread counts to measure in turn (default: torch\'s choice)')
     parser.add_argument('--write', metavar='MARKDOWN', help='update this file, e.g. BENCHMARKS.md')
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    initial_threads = torch.get_num_threads()
     timings = []
-    for arch in args.archs:
-        timing = time_training_steps(arch, args.mask_ratio, args.batch_size, args.size,
-                                     args.steps, args.warmup)
-        timings.append(timing)
-        print(f'{arch}: masked/unmasked step time {timing.ratio:.3f} (wall clock), '
-              f'{timing.cpu_ratio:.3f} (CPU time)')
+    for threads in args.threads or [initial_threads]:
+        torch.set_num_threads(threads)
+        for arch in args.archs:
+            timing = time_training_steps(arch, args.mask_ratio, args.batch_size, args.size,
+                                         args.steps, args.warmup)
+            timings.append(timing)
+            print(f'{arch}, {threads} threads: masked/unmasked step time {timing.ratio:.3f} '
+                  f'(wall clock), {timing.cpu_ratio:.3f} (CPU time)')
+    torch.set_num_threads(initial_threads)
     if args.write:
         command = 'python tools/benchmark_fcmae.py ' + shlex.join(sys.argv[1:] if argv is None
                                                                   else argv)
+        # OpenMP's wait policy changes the timings a lot on a shared machine.
+        if 'OMP_WAIT_POLICY' in os.environ:
+            command = f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']} {command}"
         write_section(Path(args.write),
                       format_section(timings, command.strip(), args.batch_size, args.size))
 

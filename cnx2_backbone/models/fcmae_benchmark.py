@@ -9,6 +9,7 @@ import os
 import platform
 import statistics
 import subprocess
+import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ class StepTiming:
 
     Attributes:
         arch (str): Encoder arch.
+        threads (int): torch threads during the measurement.
         mask_ratio (float): Ratio of the masked model.
         masked (list[float]): Wall-clock seconds of each step at ``mask_ratio``.
         dense (list[float]): Wall-clock seconds of each step at ratio 0.
@@ -39,6 +41,7 @@ class StepTiming:
     """
 
     arch: str
+    threads: int
     mask_ratio: float
     masked: List[float]
     dense: List[float]
@@ -86,8 +89,8 @@ def time_training_steps(arch: str, mask_ratio: float = 0.6, batch_size: int = 8,
             if step >= warmup_steps:
                 wall[name].append(time.perf_counter() - wall_start)
                 cpu[name].append(time.process_time() - cpu_start)
-    return StepTiming(arch, mask_ratio, wall['masked'], wall['dense'], cpu['masked'],
-                      cpu['dense'])
+    return StepTiming(arch, torch.get_num_threads(), mask_ratio, wall['masked'], wall['dense'],
+                      cpu['masked'], cpu['dense'])
 
 
 def cpu_model_name() -> str:
@@ -106,29 +109,34 @@ def format_section(timings: Sequence[StepTiming], command: str, batch_size: int,
                    image_size: int) -> str:
     """Render the step-cost part of the FCMAE section, its markers included."""
     load = ', '.join(f'{value:.1f}' for value in os.getloadavg())
-    lines = [
-        STEP_COST_START,
-        '### Cost of a masked training step',
-        '',
+    paragraphs = [
         'One FCMAE training step (forward with the loss, backward, AdamW update) at mask '
         f'ratio {timings[0].mask_ratio}, against the same step with nothing masked. '
         f'Random {image_size}x{image_size} images, batch {batch_size}, no data loading; '
         'the medians of alternating timed steps after warm-up. The masked encoder still '
         'runs its 7x7 depthwise convolutions and the decoder on every position, so the '
         f'ratio stays above the visible fraction of {1 - timings[0].mask_ratio:.1f}.',
-        '',
         f'Command: `{command}`',
-        '',
-        f'Machine: {cpu_model_name()}, {os.cpu_count()} logical CPUs, '
-        f'{torch.get_num_threads()} torch threads, torch {torch.__version__}, '
-        f'Python {platform.python_version()}. Load average while measuring: {load}.',
-        '',
-        '| arch | steps | masked step (s) | unmasked step (s) | ratio (wall clock) | '
-        'ratio (CPU time) |',
-        '|---|---|---|---|---|---|',
+        f'Machine: {cpu_model_name()}, {os.cpu_count()} logical CPUs, torch '
+        f'{torch.__version__}, Python {platform.python_version()}. Load average (1, 5, 15 '
+        f'minutes) at the end: {load}. Other processes share the machine; with more torch '
+        'threads than idle cores, OpenMP threads that spin while they wait make every step '
+        'several times slower unless OMP_WAIT_POLICY=PASSIVE is set.',
+    ]
+    lines = [STEP_COST_START, '### Cost of a masked training step', '']
+    for paragraph in paragraphs:
+        # Commands stay on one line so that they can be copied.
+        if paragraph.startswith('Command:'):
+            lines += [paragraph, '']
+        else:
+            lines += [textwrap.fill(paragraph, width=79), '']
+    lines += [
+        '| arch | threads | steps | masked step (s) | unmasked step (s) | ratio (wall clock) '
+        '| ratio (CPU time) |',
+        '|---|---|---|---|---|---|---|',
     ]
     for timing in timings:
-        lines.append(f'| {timing.arch} | {len(timing.masked)} | '
+        lines.append(f'| {timing.arch} | {timing.threads} | {len(timing.masked)} | '
                      f'{statistics.median(timing.masked):.3f} | '
                      f'{statistics.median(timing.dense):.3f} | {timing.ratio:.3f} | '
                      f'{timing.cpu_ratio:.3f} |')

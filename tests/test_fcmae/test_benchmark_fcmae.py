@@ -15,12 +15,12 @@ def test_tool_writes_table_into_new_file(tmp_path, capsys):
     spec.loader.exec_module(tool)
     out = tmp_path / 'BENCHMARKS.md'
     tool.main(['--archs', 'atto', '--batch-size', '1', '--size', '64', '--steps', '1',
-               '--warmup', '0', '--write', str(out)])
-    assert 'atto: masked/unmasked step time' in capsys.readouterr().out
+               '--warmup', '0', '--threads', '1', '--write', str(out)])
+    assert 'atto, 1 threads: masked/unmasked step time' in capsys.readouterr().out
     text = out.read_text()
     assert text.index(SECTION_START) < text.index(STEP_COST_START) < text.index(STEP_COST_END) \
         < text.index(SECTION_END)
-    assert '| atto | 1 |' in text
+    assert '| atto | 1 | 1 |' in text
     assert 'python tools/benchmark_fcmae.py --archs atto' in text
 
 
