@@ -8,7 +8,7 @@ compact list of the visible positions only.
 
 Compact layout: an (N, H, W, C) map at stage stride s is viewed as N*H*w rows
 of k*C values, where k = 32/s is the side of one patch in cells and w = W/k.
-Row (n, y, j) holds the k cells of patch column j in image row y, so a row is
+Row (n, y, j) contains the k cells of patch column j in image row y, so a row is
 visible or masked as a whole, and gathers and scatters move rows of k*C
 contiguous values rather than single cells. The visible rows of all samples
 are kept in sorted order; their k cells each, one cell per line, form the

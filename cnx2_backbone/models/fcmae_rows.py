@@ -12,7 +12,8 @@ class RowIndex:
     """An ordered selection of rows of a 2-D tensor, with its inverse.
 
     Args:
-        selected (Tensor): Indices of the chosen rows, each at most once.
+        selected (Tensor): Indices of the chosen rows, each at most once (not
+            checked: the gathers' backward passes rely on it).
         num_rows (int): Number of rows R of the tensor selected from.
 
     Attributes:
