@@ -7,7 +7,6 @@ killed after its first checkpoint and resumed with ``--resume``.
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -141,7 +140,10 @@ def test_export_rejects_other_checkpoint(tmp_path):
 
 def test_kill_and_resume_continues_run(image_folder, tmp_path):
     work_dir = tmp_path / 'work_dir'
-    command = [sys.executable, *pretrain_command(work_dir, image_folder)]
+    # Twice the usual steps, so that the kill lands well before the end.
+    steps = 2 * MAX_ITERS
+    options = (f'train_cfg.max_iters={steps}',)
+    command = [sys.executable, *pretrain_command(work_dir, image_folder, *options)]
     with open(tmp_path / 'killed_run.log', 'w') as log:
         process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
         # mmengine writes last_checkpoint right after saving a checkpoint.
@@ -149,21 +151,21 @@ def test_kill_and_resume_continues_run(image_folder, tmp_path):
         deadline = time.monotonic() + 600
         while not marker.is_file() and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        os.kill(process.pid, signal.SIGKILL)
+        process.kill()  # SIGKILL, as an out-of-memory kill or a power cut would end it
         process.wait()
     killed_at = int(Path(marker.read_text().strip()).stem.split('_')[1])
-    assert killed_at < MAX_ITERS, 'the run finished before it could be killed'
+    assert killed_at < steps, 'the run finished before it could be killed'
 
-    run_tool(*pretrain_command(work_dir, image_folder), '--resume')
+    run_tool(*pretrain_command(work_dir, image_folder, *options), '--resume')
 
-    first_run, resumed_run = run_scalars(work_dir)
+    _, resumed_run = run_scalars(work_dir)
     assert resumed_run[0]['step'] == killed_at + 1
-    assert resumed_run[-1]['step'] == MAX_ITERS
-    final = read_checkpoint(work_dir / f'iter_{MAX_ITERS}.pth')
-    steps = {float(state['step']) for state in final['optimizer']['state'].values()}
+    assert resumed_run[-1]['step'] == steps
+    final = read_checkpoint(work_dir / f'iter_{steps}.pth')
+    adam_steps = {float(state['step']) for state in final['optimizer']['state'].values()}
     # AdamW counted every step of both runs: its state was restored, not restarted.
-    assert steps == {float(MAX_ITERS)}
-    assert final['meta']['iter'] == MAX_ITERS
+    assert adam_steps == {float(steps)}
+    assert final['meta']['iter'] == steps
 
 
 def test_nonfinite_loss_stops_and_keeps_last_checkpoint(image_folder, tmp_path):
