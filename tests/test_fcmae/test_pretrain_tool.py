@@ -5,7 +5,6 @@ folder of bundled photos mixed with files that must be skipped. One run is
 killed after its first checkpoint and resumed with ``--resume``.
 """
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -151,7 +150,7 @@ def test_kill_and_resume_continues_run(image_folder, tmp_path):
         deadline = time.monotonic() + 600
         while not marker.is_file() and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        process.kill()  # SIGKILL, as an out-of-memory kill or a power cut would end it
+        process.kill()  # SIGKILL: no chance to clean up, like the out-of-memory killer
         process.wait()
     killed_at = int(Path(marker.read_text().strip()).stem.split('_')[1])
     assert killed_at < steps, 'the run finished before it could be killed'
