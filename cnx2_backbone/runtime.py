@@ -134,7 +134,7 @@ def replace_gpu_only_amp(cfg: Config) -> None:
 def setup_cpu_distributed(cfg: Config) -> None:
     """Create the gloo process group for ``--launcher pytorch`` on a CPU-only machine.
 
-    mmengine then sees an initialized group and skips its own launcher. GPU
+    mmengine then finds an initialized group and skips its own launcher. GPU
     runs are left to mmengine.
     """
     if cfg.launcher != 'pytorch' or torch.cuda.is_available():
@@ -164,8 +164,8 @@ def history_buffer_statistic(owner: type, name: str):
 
     Each mmengine ``HistoryBuffer`` pickles its statistics functions as
     ``getattr(HistoryBuffer, name)``. Allowing the real ``getattr`` would let
-    a file read any attribute of any allowed object; this resolves only those
-    four methods and raises for everything else.
+    a file read any attribute of any allowed object. This stand-in resolves only
+    those four methods and raises for everything else.
     """
     from mmengine.logging.history_buffer import HistoryBuffer
 
